@@ -1,0 +1,13 @@
+import { describeConformance } from "@tokenstore/conformance/vitest";
+import { MemoryTokenStore } from "../src/index.js";
+
+describeConformance({
+  name: "memory",
+  durable: false,
+  shared: false,
+  setup: () => {
+    // Instances do not share memory, so one location is one store instance, reopened as itself.
+    const store = new MemoryTokenStore();
+    return { open: () => store };
+  },
+});
