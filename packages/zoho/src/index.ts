@@ -1,0 +1,3 @@
+export * from "./bridge.js";
+export * from "./formats.js";
+export * from "./importers.js";
