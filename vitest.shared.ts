@@ -9,6 +9,8 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    reporters: process.env.CI ? ["default"] : ["default"],
+    // The JSON file feeds the one-line total that `pnpm test` prints at the end.
+    reporters: ["default", "json"],
+    outputFile: { json: ".tmp/vitest-results.json" },
   },
 });

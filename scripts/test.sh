@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# `pnpm test`: build what the tests need, run every package's tests one package at a time
+# (some stop and start private database servers; the shared servers stay up), then print totals.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+find . -path ./node_modules -prune -o -name vitest-results.json -path '*/.tmp/*' -print -delete >/dev/null
+pnpm exec turbo run build --output-logs=errors-only || exit 1
+pnpm exec turbo run test --concurrency=1 --continue
+status=$?
+node scripts/test-summary.mjs
+exit $status
