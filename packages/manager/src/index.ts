@@ -1,0 +1,3 @@
+export * from "./errors.js";
+export * from "./oauth.js";
+export * from "./manager.js";
