@@ -67,10 +67,16 @@ function test(name: string, run: (ctx: TestContext) => Promise<void>): Conforman
   return { name, run };
 }
 
-/** Stores to run `n` parallel operations from: separate instances when the target shares them. */
+/**
+ * Stores to run `n` parallel operations from: separate instances when the target shares them.
+ * Each instance makes one call first, so connections and schema checks are done and the
+ * operations under test really overlap instead of being spread out by connection set-up.
+ */
 async function instances(ctx: TestContext, n: number): Promise<TokenStore[]> {
   if (!ctx.target.shared) return Array.from({ length: n }, () => ctx.store);
-  return Promise.all(Array.from({ length: n }, () => ctx.open()));
+  const stores = await Promise.all(Array.from({ length: n }, () => ctx.open()));
+  await Promise.all(stores.map((s) => s.findTokenById("0")));
+  return stores;
 }
 
 const HOSTILE_VALUES: Record<string, string> = {
