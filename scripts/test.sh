@@ -3,7 +3,7 @@
 # (some stop and start private database servers; the shared servers stay up), then print totals.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-find . -path ./node_modules -prune -o -name vitest-results.json -path '*/.tmp/*' -print -delete >/dev/null
+find . -name vitest-results.json -path '*/.tmp/*' -not -path '*/node_modules/*' -delete
 pnpm exec turbo run build --output-logs=errors-only || exit 1
 pnpm exec turbo run test --concurrency=1 --continue
 status=$?

@@ -65,7 +65,8 @@ export interface BaseStoreOptions {
   operationTimeoutMs?: number;
 }
 
-const SAVE_ATTEMPTS = 8;
+/** Attempts at a save whose writes keep losing races (at most ~2 s of backoff in all). */
+const SAVE_ATTEMPTS = 10;
 
 /**
  * The shared half of every adapter: checks input, applies the rules, turns rows into tokens,
@@ -126,6 +127,8 @@ export abstract class BaseTokenStore implements TokenStore {
     this.#checkOpen("saveToken");
     const plan = planSave(token);
     for (let attempt = 0; attempt < SAVE_ATTEMPTS; attempt++) {
+      // Racing writers that all lost back off by a random, growing delay, so they stop colliding.
+      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * 2 ** attempt * 2));
       const row = await this.run("saveToken", () => this.upsertRow(plan));
       if (row) return toToken(row, this.storeName);
     }

@@ -43,7 +43,7 @@ describe("BaseTokenStore", () => {
       };
     }
     await expect(new Racy(() => Promise.reject(new Error("unused")), 0).saveToken({ userName: "u" })).rejects.toMatchObject({ code: "BACKEND_ERROR" });
-    expect(calls).toBe(8);
+    expect(calls).toBe(10);
   });
 
   it("checks input before touching the backend", async () => {

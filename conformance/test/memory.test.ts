@@ -1,5 +1,5 @@
-import { describeConformance } from "@tokenstore/conformance/vitest";
-import { MemoryTokenStore } from "../src/index.js";
+import { describeConformance } from "../src/vitest.js";
+import { MemoryTokenStore } from "@tokenstore/memory";
 
 describeConformance({
   name: "memory",
