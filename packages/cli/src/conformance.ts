@@ -1,7 +1,8 @@
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { conformanceGroups, runConformance, type ConformanceTarget, type TestResult } from "@tokenstore/conformance";
-import { conformanceTarget, parseStoreUrl, probe, SERVER_DEFAULTS, UsageError, type StoreSpec } from "./stores.js";
+import { conformanceTarget, defaultServerUrls, parseStoreUrl, probeStore, type ParsedStoreUrl } from "@tokenstore/url";
+import { parseStoreArg, UsageError } from "./stores.js";
 import type { Io } from "./io.js";
 
 /** One row of the matrix: a backend that ran, or one that could not run (with the reason). */
@@ -31,7 +32,6 @@ interface Planned {
   skip?: string;
   /** An explicitly requested backend that does not answer is an error, a default one is skipped. */
   requested: boolean;
-  spec?: StoreSpec;
 }
 
 /** Runs the suite against every requested backend; resolves the exit code. */
@@ -57,21 +57,21 @@ async function plan(options: ConformanceOptions, io: Io): Promise<Planned[]> {
     names.set(name, n);
     return n === 1 ? name : `${name}#${n}`;
   };
-  const specs: { spec: StoreSpec; requested: boolean; hint?: string }[] = options.urls.map((url) => ({ spec: parseStoreUrl(url), requested: true }));
+  const stores: { url: string; spec: ParsedStoreUrl; requested: boolean; hint?: string }[] = options.urls.map((url) => ({ url, spec: parseStoreArg(url), requested: true }));
   if (options.urls.length === 0 && options.modules.length === 0) {
-    specs.push({ spec: parseStoreUrl("memory:"), requested: true }, { spec: parseStoreUrl("file:"), requested: true }, { spec: parseStoreUrl("sqlite:"), requested: true });
-    for (const server of SERVER_DEFAULTS) {
-      const url = io.env[server.env] || server.url;
-      specs.push({ spec: parseStoreUrl(url), requested: false, hint: `no ${server.label} at ${parseStoreUrl(url).display} — set ${server.env}` });
+    for (const url of ["memory:", "file:", "sqlite:"]) stores.push({ url, spec: parseStoreUrl(url), requested: true });
+    for (const server of defaultServerUrls(io.env)) {
+      const spec = parseStoreUrl(server.url);
+      stores.push({ url: server.url, spec, requested: false, hint: `no ${server.label} at ${spec.display} — set ${server.env}` });
     }
   }
   // Probe every server at once: the slowest takes at most 1.5 s.
-  const probes = await Promise.all(specs.map(({ spec }) => (spec.url ? probe(spec) : Promise.resolve(null))));
-  specs.forEach(({ spec, requested, hint }, i) => {
+  const probes = await Promise.all(stores.map(({ url, spec }) => (spec.serverUrl ? probeStore(url) : Promise.resolve(null))));
+  stores.forEach(({ url, spec, requested, hint }, i) => {
     const problem = probes[i];
-    const entry: Planned = { name: unique(spec.kind), source: spec.display, requested, spec };
+    const entry: Planned = { name: unique(spec.kind), source: spec.display, requested };
     if (problem) entry.skip = requested ? `cannot reach ${spec.display}: ${problem}` : `${hint ?? spec.display} (${problem})`;
-    else entry.target = () => conformanceTarget(spec);
+    else entry.target = () => conformanceTarget(url);
     planned.push(entry);
   });
   for (const path of options.modules) {

@@ -4,11 +4,12 @@ import { isTokenStoreError, redactToken, TokenStoreError, type Token, type Token
 import type { ImportSummary, ZohoSource } from "@tokenstore/zoho";
 import { runConformanceCommand } from "./conformance.js";
 import { processIo, type Io } from "./io.js";
-import { isKnownUrl, isZohoSource, openStore, parseStoreUrl, parseZohoUrl, UsageError, type ZohoSpec } from "./stores.js";
+import { openStore, StoreUrlError } from "@tokenstore/url";
+import { isKnownUrl, isZohoSource, parseStoreArg, parseZohoUrl, UsageError, type ZohoSpec } from "./stores.js";
 
 export type { Io } from "./io.js";
 export { loadTarget, renderReport, runConformanceCommand, type BackendReport } from "./conformance.js";
-export { conformanceTarget, openStore, parseStoreUrl, parseZohoUrl, probe, redactUrl, UsageError, type StoreSpec, type ZohoSpec } from "./stores.js";
+export { parseZohoUrl, UsageError, type ZohoSpec } from "./stores.js";
 
 const HELP: Record<string, string> = {
   main: `tokenstore — run the TokenStore conformance suite, import, export and list OAuth tokens
@@ -158,7 +159,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
 }
 
 function reportError(error: unknown, debug: boolean, io: Io, command: string | undefined): number {
-  if (error instanceof UsageError) {
+  if (error instanceof UsageError || error instanceof StoreUrlError) {
     io.stderr(`error: ${error.message}\n${command && command in COMMANDS ? `see: tokenstore ${command} --help` : "see: tokenstore --help"}\n`);
     return 2;
   }
@@ -206,7 +207,7 @@ async function readZohoSource(spec: ZohoSpec): Promise<ZohoSource> {
 /** Opens SOURCE as a store: a store URL, or a Zoho source read into a memory store. */
 async function openSource(arg: string, io: Io): Promise<TokenStore> {
   const spec = zohoSpec(arg);
-  if (!spec) return openStore(parseStoreUrl(arg));
+  if (!spec) return openStore(arg);
   const { MemoryTokenStore } = await import("@tokenstore/memory");
   const store = new MemoryTokenStore();
   const summary = await (await zoho()).importZohoSource(await readZohoSource(spec), store);
@@ -248,18 +249,18 @@ function progressReporter(io: Io, always: boolean): (done: number, total: number
 
 async function importCommand(sourceArg: string, destArg: string, values: Record<string, unknown>, io: Io): Promise<number> {
   const zohoSource = zohoSpec(sourceArg);
-  const sourceSpec = zohoSource ? null : parseStoreUrl(sourceArg);
-  const destSpec = parseStoreUrl(destArg);
+  const sourceSpec = zohoSource ? null : parseStoreArg(sourceArg);
+  const destSpec = parseStoreArg(destArg);
   const z = await zoho();
   const onProgress = progressReporter(io, values.progress === true);
   let source: TokenStore | undefined;
   let dest: TokenStore | undefined;
   let summary: ImportSummary;
   try {
-    dest = await openStore(destSpec);
+    dest = await openStore(destArg);
     if (zohoSource) summary = await z.importZohoSource(await readZohoSource(zohoSource), dest, { onProgress });
     else {
-      source = await openStore(sourceSpec!);
+      source = await openStore(sourceArg);
       summary = await z.copyTokens(source, dest, { onProgress });
     }
   } finally {

@@ -1,23 +1,19 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Token, TokenStore } from "@tokenstore/core";
+import { defaultServerUrls, isolatedLocation, parseStoreUrl, probeStore, redactUrl, type IsolatedLocation } from "@tokenstore/url";
 import { AuthServer, BASIC_CLIENT } from "./support/auth-server.js";
 import { ensureBuilt, PACKAGES_DIR } from "./support/build.js";
 
 // Several OS processes share one store and one expired token; the authorization server rotates
 // refresh tokens, so a second refresh would show up as invalid_grant (and revoke the grant).
 
-const MYSQL_URL = process.env.TOKENSTORE_MYSQL_URL ?? "mysql://root@127.0.0.1:3306/test";
-const POSTGRES_URL = process.env.TOKENSTORE_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-const REDIS_URL = process.env.TOKENSTORE_REDIS_URL ?? "redis://127.0.0.1:6379/0";
-const MONGO_URL = process.env.TOKENSTORE_MONGO_URL ?? "mongodb://127.0.0.1:27017/tokenstore";
 /** Comma-separated subset of stores to run, e.g. "file,redis". Default all. */
 const ONLY = process.env.TOKENSTORE_MANAGER_STORES?.split(",").map((s) => s.trim());
 
@@ -28,117 +24,16 @@ const LEASE_TTL_MS = 2_000;
 const REFRESH_TIMEOUT_MS = 1_500;
 const WORKER = fileURLToPath(new URL("./support/worker.mjs", import.meta.url));
 
-interface Kind {
-  kind: string;
-  factory: string;
-  options(name: string, dir: string): Record<string, unknown>;
-  /** Why the backend cannot be used here, or null. */
-  unreachable?(): Promise<string | null>;
-  /** Removes what the test created beyond its tokens (tables, keys, collections named `name`…). */
-  cleanup?(name: string): Promise<void>;
-}
-
-const KINDS: Kind[] = [
-  { kind: "file", factory: "createFileStore", options: (_, dir) => ({ path: join(dir, "tokens.csv") }) },
-  { kind: "sqlite", factory: "createSqliteStore", options: (name, dir) => ({ path: join(dir, "tokens.db"), table: name }) },
-  {
-    kind: "mysql",
-    factory: "createMysqlStore",
-    options: (name) => ({ url: MYSQL_URL, table: name }),
-    async cleanup(name) {
-      const mysql = await import("mysql2/promise");
-      const connection = await mysql.createConnection(MYSQL_URL);
-      try {
-        const [rows] = await connection.query("SELECT table_name AS t FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE ?", [`${name}%`]);
-        for (const { t } of rows as { t: string }[]) if (/^[a-z0-9_]+$/.test(t)) await connection.query(`DROP TABLE IF EXISTS \`${t}\``);
-      } finally {
-        await connection.end();
-      }
-    },
-  },
-  {
-    kind: "postgres",
-    factory: "createPostgresStore",
-    options: (name) => ({ url: POSTGRES_URL, table: name }),
-    async cleanup(name) {
-      const untyped = "pg"; // no @types/pg in this package
-      const pg = ((await import(untyped)) as { default: { Client: new (o: object) => PgClient } }).default;
-      const client = new pg.Client({ connectionString: POSTGRES_URL });
-      await client.connect();
-      try {
-        const { rows } = await client.query("SELECT table_name AS t FROM information_schema.tables WHERE table_schema = current_schema() AND table_name LIKE $1", [`${name}%`]);
-        for (const { t } of rows as { t: string }[]) if (/^[a-z0-9_]+$/.test(t)) await client.query(`DROP TABLE IF EXISTS "${t}"`);
-      } finally {
-        await client.end();
-      }
-    },
-  },
-  {
-    kind: "redis",
-    factory: "createRedisStore",
-    options: (name) => ({ url: REDIS_URL, prefix: `${name}:` }),
-    async cleanup(name) {
-      const { Redis } = await import("ioredis");
-      const redis = new Redis(REDIS_URL, { lazyConnect: true });
-      await redis.connect();
-      try {
-        let cursor = "0";
-        do {
-          const [next, keys] = await redis.scan(cursor, "MATCH", `*${name}*`, "COUNT", 500);
-          cursor = next;
-          if (keys.length) await redis.del(...keys);
-        } while (cursor !== "0");
-      } finally {
-        redis.disconnect();
-      }
-    },
-  },
-  {
-    kind: "mongo",
-    factory: "createMongoStore",
-    options: (name) => ({ url: MONGO_URL, collection: name }),
-    unreachable: async () => ((await answers(MONGO_URL)) ? null : `no MongoDB server answers at TOKENSTORE_MONGO_URL (${new URL(MONGO_URL).host})`),
-    async cleanup(name) {
-      const { MongoClient } = await import("mongodb");
-      const client = await MongoClient.connect(MONGO_URL, { serverSelectionTimeoutMS: 2000 });
-      try {
-        const db = client.db();
-        for (const { name: c } of await db.listCollections({ name: { $regex: `^${name}` } }).toArray()) await db.collection(c).drop();
-      } finally {
-        await client.close();
-      }
-    },
-  },
-];
-
-interface PgClient {
-  connect(): Promise<void>;
-  query(sql: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
-  end(): Promise<void>;
-}
-
-function answers(url: string): Promise<boolean> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = connect({ host: hostname, port: Number(port || 27017), timeout: 500 });
-    socket.once("connect", () => (socket.destroy(), resolve(true)));
-    socket.once("error", () => resolve(false));
-    socket.once("timeout", () => (socket.destroy(), resolve(false)));
-  });
-}
+const SERVERS = defaultServerUrls();
+/** Every store several processes can share: file and SQLite (in temp dirs) and the servers. */
+const KINDS = ["file:", "sqlite:", ...SERVERS.map((s) => s.url)].map((url) => ({ kind: parseStoreUrl(url).kind, url }));
 
 /** Null when the store can be tested, else the reason it is skipped. */
-async function skipReason(kind: Kind): Promise<string | null> {
+async function skipReason(kind: (typeof KINDS)[number]): Promise<string | null> {
   if (ONLY && !ONLY.includes(kind.kind)) return `not in TOKENSTORE_MANAGER_STORES=${ONLY.join(",")}`;
-  if (!existsSync(join(PACKAGES_DIR, kind.kind, "src", "index.ts"))) return `@tokenstore/${kind.kind} does not exist yet (no src/index.ts)`;
-  try {
-    const specifier = `@tokenstore/${kind.kind}`;
-    const module = (await import(/* @vite-ignore */ specifier)) as Record<string, unknown>;
-    if (typeof module[kind.factory] !== "function") return `@tokenstore/${kind.kind} has no ${kind.factory} export yet`;
-  } catch (error) {
-    return `@tokenstore/${kind.kind} cannot be imported yet (${(error as Error).message.split("\n")[0]})`;
-  }
-  return (await kind.unreachable?.()) ?? null;
+  const problem = await probeStore(kind.url);
+  const server = SERVERS.find((s) => s.kind === kind.kind);
+  return problem && (server ? `no ${server.label} at ${redactUrl(kind.url)} (${problem}); set ${server.env} to run it` : problem);
 }
 
 const reasons = new Map<string, string | null>();
@@ -199,7 +94,7 @@ const summary: string[] = [];
 
 beforeAll(async () => {
   server = await new AuthServer().start();
-  if ([...reasons.values()].some((r) => r === null)) for (const name of ["core", "manager"]) ensureBuilt(name);
+  if ([...reasons.values()].some((r) => r === null)) for (const name of ["core", "manager", "url"]) ensureBuilt(name);
 }, 120_000);
 
 afterAll(async () => {
@@ -215,22 +110,22 @@ for (const kind of KINDS) {
     let dir = "";
     const userName = `${name}@example.com`;
     const partial = { userName, clientId: BASIC_CLIENT.clientId };
+    let location: IsolatedLocation | undefined;
     let store: TokenStore;
     let token: Token;
     let workers: Worker[] = [];
 
     beforeAll(async () => {
       dir = mkdtempSync(join(tmpdir(), "tokenstore-manager-"));
-      const storeOptions = kind.options(name, dir);
       let started = Date.now();
       ensureBuilt(kind.kind);
       const builtMs = Date.now() - started;
       started = Date.now();
-      const adapter = (await import(/* @vite-ignore */ `@tokenstore/${kind.kind}`)) as Record<string, (o: unknown) => TokenStore>;
-      store = adapter[kind.factory]!(storeOptions);
+      location = await isolatedLocation(kind.url);
+      store = await location.open();
       const refreshToken = await server.mintRefreshToken(BASIC_CLIENT.clientId, userName);
       token = await store.saveToken({ userName, ...BASIC_CLIENT, refreshToken, accessToken: `${name}-initial`, expiresAt: Date.now() - 1000 });
-      const config = { kind: kind.kind, factory: kind.factory, storeOptions, tokenEndpoint: server.tokenEndpoint, leaseTtlMs: LEASE_TTL_MS, refreshTimeoutMs: REFRESH_TIMEOUT_MS };
+      const config = { storeUrl: location.url, tokenEndpoint: server.tokenEndpoint, leaseTtlMs: LEASE_TTL_MS, refreshTimeoutMs: REFRESH_TIMEOUT_MS };
       workers = Array.from({ length: PROCESSES }, () => new Worker(config));
       await Promise.all(workers.map((w) => w.next()));
       summary.push(`${kind.kind}: ${PROCESSES} workers started in ${Date.now() - started} ms (after ${builtMs} ms checking/building dist)`);
@@ -238,11 +133,8 @@ for (const kind of KINDS) {
 
     afterAll(async () => {
       await Promise.all(workers.map((w) => w.stop()));
-      if (store) {
-        await store.deleteTokens().catch(() => {});
-        await store.close();
-      }
-      await kind.cleanup?.(name).catch((error: unknown) => console.warn(`[manager] cleanup of ${kind.kind} failed: ${(error as Error).message}`));
+      await store?.close();
+      await location?.destroy().catch((error: unknown) => console.warn(`[manager] cleanup of ${kind.kind} failed: ${(error as Error).message}`));
       if (dir) rmSync(dir, { recursive: true, force: true });
     }, 60_000);
 

@@ -5,10 +5,10 @@
 import { writeFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { createOAuthRefresher, createTokenManager } from "@tokenstore/manager";
+import { openStore } from "@tokenstore/url";
 
 const config = JSON.parse(process.argv[2]);
-const adapter = await import(`@tokenstore/${config.kind}`);
-const store = adapter[config.factory](config.storeOptions);
+const store = await openStore(config.storeUrl);
 
 const oauthRefresher = createOAuthRefresher({ tokenEndpoint: config.tokenEndpoint });
 let blockMarker = null;
