@@ -165,6 +165,8 @@ const contract: ConformanceGroup = {
         { ...sampleToken(1), expiresAt: Number.NaN },
         { ...sampleToken(1), expiresAt: -1 },
         { ...sampleToken(1), expiresAt: 1.5e12 + 0.5 },
+        { ...sampleToken(1), expiresAt: 8_640_000_000_000_001 }, // beyond the last JavaScript date
+        { ...sampleToken(1), id: "x".repeat(256) }, // ids are at most 255 characters
         { ...sampleToken(1), userName: "nul\u0000byte" },
         { ...sampleToken(1), refreshToken: "lone \ud800 surrogate" },
       ];
@@ -245,8 +247,8 @@ const roundTrip: ConformanceGroup = {
       const saved = await store.saveToken({ userName: "sparse@example.com", refreshToken: undefined });
       assert.deepEqual(fields(await store.findTokenById(saved.id)), expected(saved.id, { userName: "sparse@example.com" }));
     }),
-    test("expiresAt keeps full 64-bit epoch milliseconds, 0, and null", async ({ store }) => {
-      const values = [0, 1_767_225_600_999, 4_102_444_800_000, 253_402_300_799_999, Number.MAX_SAFE_INTEGER];
+    test("expiresAt keeps epoch milliseconds up to JavaScript's last date, 0, and null", async ({ store }) => {
+      const values = [0, 1_767_225_600_999, 4_102_444_800_000, 253_402_300_799_999, 8_640_000_000_000_000];
       for (const [i, expiresAt] of values.entries()) {
         const saved = await store.saveToken({ userName: `u${i}`, expiresAt });
         const found = await store.findTokenById(saved.id);
@@ -404,6 +406,17 @@ const ids: ConformanceGroup = {
       await store.deleteTokens();
       const d = await store.saveToken(sampleToken(4));
       assert.ok(![a.id, b.id, c.id].includes(d.id), `id ${d.id} was handed out again after deleteTokens`);
+    }),
+    test("huge decimal ids are kept but never make generated ids collide", async ({ store }) => {
+      const given = ["9007199254740992", "99999999999999999999", "999999999999999"];
+      for (const [i, id] of given.entries()) await store.saveToken(sampleToken(`big${i}`, { id }));
+      const generated = [];
+      for (let i = 0; i < 3; i++) generated.push((await store.saveToken(sampleToken(`new${i}`))).id);
+      assert.equal(new Set([...given, ...generated]).size, 6, `ids collided: ${generated.join(", ")}`);
+      assert.equal(await count(store), 6, "no token was overwritten");
+      for (const [i, id] of given.entries()) assert.equal((await store.findTokenById(id))?.userName, `userbig${i}@example.com`);
+      const longest = await store.saveToken(sampleToken("long", { id: "L".repeat(255) }));
+      assert.equal((await store.findTokenById(longest.id))?.userName, "userlong@example.com", "a 255-character id round-trips");
     }),
     test("a token saved with an unknown id is inserted with that id, numeric or not", async ({ store }) => {
       const legacy = await store.saveToken(sampleToken(1, { id: "nodejs_user1@example.com_PRODUCTION_abcd" }));

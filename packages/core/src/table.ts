@@ -1,8 +1,6 @@
 import { TokenStoreError } from "./errors.js";
 import { conflictError, matchesCondition, mergeToken, newToken, type Condition, type SavePlan, type Selector } from "./rules.js";
-import { compareIds, type Token } from "./token.js";
-
-const DECIMAL = /^[1-9][0-9]{0,15}$/;
+import { compareIds, COUNTER_ID, type Token } from "./token.js";
 
 /**
  * The rules applied to tokens held in this process: the engine behind the memory and file
@@ -23,6 +21,8 @@ export class TokenTable {
     this.#nextId = nextId;
     for (const token of tokens) {
       if (this.#byId.has(token.id)) throw new TokenStoreError("CORRUPT_DATA", `two stored tokens have the id "${token.id}"`, { store });
+      const clash = this.#conflict(token);
+      if (clash) throw new TokenStoreError("CORRUPT_DATA", `stored tokens "${token.id}" and another share one ${clash} key`, { store });
       this.#index(token);
       this.#bumpNextId(token.id);
     }
@@ -55,7 +55,7 @@ export class TokenTable {
   /** Carries out a save plan. Throws CONFLICT when a unique key belongs to another token. */
   save(plan: SavePlan, store?: string): Token {
     const stored = this.find(plan.selector);
-    const next = stored ? mergeToken(stored, plan.values) : newToken(plan.id ?? String(this.#nextId), plan.values);
+    const next = stored ? mergeToken(stored, plan.values) : newToken(plan.id ?? this.#freshId(), plan.values);
     const clash = this.#conflict(next);
     if (clash) throw conflictError(clash, store);
     if (stored) this.#unindex(stored);
@@ -139,8 +139,14 @@ export class TokenTable {
     deleteIf(this.#byRefresh, nonEmpty(token.refreshToken), token.id);
   }
 
+  /** The counter's next id, skipping ids already taken (given ids the counter does not track). */
+  #freshId(): string {
+    while (this.#byId.has(String(this.#nextId))) this.#nextId++;
+    return String(this.#nextId++);
+  }
+
   #bumpNextId(id: string): void {
-    if (DECIMAL.test(id)) this.#nextId = Math.max(this.#nextId, Number(id) + 1);
+    if (COUNTER_ID.test(id)) this.#nextId = Math.max(this.#nextId, Number(id) + 1);
   }
 }
 

@@ -53,6 +53,18 @@ const SECRET_SET = new Set<string>(SECRET_FIELDS);
  * OAuth libraries have shipped that bug; we refuse it rather than store a token that looks expired.
  */
 const SMALLEST_EPOCH_MS = 100_000_000_000;
+/** The latest instant a JavaScript Date can hold (year 275760). */
+const LARGEST_EPOCH_MS = 8_640_000_000_000_000;
+
+/** Longest id a store must keep (Zoho's own ids are at most 10 characters, legacy ones ~100). */
+export const MAX_ID_LENGTH = 255;
+
+/**
+ * Ids that move a store's id counter: decimal, no leading zero, at most 15 digits (exact as a
+ * JavaScript number). Other given ids, like Zoho's legacy "nodejs_…" ones or longer numbers, are
+ * kept as they are and leave the counter alone, so generated ids never collide with them.
+ */
+export const COUNTER_ID = /^[1-9][0-9]{0,14}$/;
 
 function invalid(message: string, store?: string): TokenStoreError {
   return new TokenStoreError("INVALID_TOKEN", message, { store });
@@ -78,6 +90,7 @@ export function normalizeToken(input: unknown): { [K in TokenField]: Token[K] | 
     else throw invalid(`token field "${field}" must be a string or null, got ${typeof value}`);
   }
   out.expiresAt = checkExpiresAt(source.expiresAt);
+  if (typeof out.id === "string" && out.id.length > MAX_ID_LENGTH) throw invalid(`token field "id" is longer than ${MAX_ID_LENGTH} characters`);
   return out as { [K in TokenField]: Token[K] | null };
 }
 
@@ -96,7 +109,8 @@ function checkExpiresAt(value: unknown): number | null {
   if (value !== 0 && value < SMALLEST_EPOCH_MS) {
     throw invalid(`token field "expiresAt" looks like seconds, not epoch milliseconds`);
   }
-  return value;
+  if (value > LARGEST_EPOCH_MS) throw invalid(`token field "expiresAt" is beyond the latest date JavaScript can represent`);
+  return value === 0 ? 0 : value; // never -0
 }
 
 /**

@@ -1,5 +1,6 @@
 import {
   BaseTokenStore,
+  COUNTER_ID,
   checkLeaseArgs,
   conflictError,
   identityDigest,
@@ -312,7 +313,7 @@ export class MongoTokenStore extends BaseTokenStore implements TokenLeases {
       throw conflictError(keyOrNull(kind), this.storeName);
     }
     // Generated ids must never collide with imported decimal ones.
-    if (plan.id !== null && /^[1-9][0-9]{0,15}$/.test(plan.id)) {
+    if (plan.id !== null && COUNTER_ID.test(plan.id)) {
       await this.#counters.updateOne({ _id: this.tokens.collectionName }, { $max: { seq: Long.fromString(plan.id) } }, { upsert: true });
     }
     return rowFrom(doc);

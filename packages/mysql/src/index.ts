@@ -2,6 +2,7 @@ import mysql from "mysql2/promise";
 import type { Pool, PoolOptions, ResultSetHeader, RowDataPacket } from "mysql2/promise";
 import {
   BaseTokenStore,
+  COUNTER_ID,
   checkLeaseArgs,
   conflictError,
   describeCause,
@@ -44,7 +45,6 @@ export interface MysqlStoreOptions extends BaseStoreOptions {
 const STORE = "mysql";
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,47}$/;
 /** Decimal ids as core's TokenTable treats them: these move the id counter forward. */
-const DECIMAL_ID = /^[1-9][0-9]{0,15}$/;
 /** The save procedure handles selectors of up to this many conditions (core makes at most 2). */
 const MAX_CONDITIONS = 2;
 /** Bump when the procedure changes: a new name, so old processes keep calling the old one. */
@@ -431,7 +431,7 @@ export class MysqlTokenStore extends BaseTokenStore implements TokenLeases {
       const condition: Condition = plan.selector.anyOf[i] ?? {};
       for (const field of LOOKUP_FIELDS) args.push(condition[field] === undefined ? null : lookupValue(field, condition[field]));
     }
-    args.push(plan.id, plan.id !== null && DECIMAL_ID.test(plan.id) ? plan.id : null);
+    args.push(plan.id, plan.id !== null && COUNTER_ID.test(plan.id) ? plan.id : null);
     for (const field of VALUE_FIELDS) args.push(v[field]);
     args.push(keys.user, clientKey(v.clientId), keys.access, keys.grant, keys.refresh);
     let result: RowDataPacket[][];

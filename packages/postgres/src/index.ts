@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import pg from "pg";
 import {
   BaseTokenStore,
+  COUNTER_ID,
   checkLeaseArgs,
   conflictError,
   describeCause,
@@ -36,7 +37,6 @@ export interface PostgresStoreOptions extends BaseStoreOptions {
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,47}$/;
 /** Decimal ids as core's TokenTable treats them: these move the id counter forward. */
-const DECIMAL_ID = /^[1-9][0-9]{0,15}$/;
 
 /** Postgres error codes that mean "the server is not there (right now)". */
 const UNAVAILABLE_SQLSTATES = new Set(["57P01", "57P02", "57P03", "53300", "08000", "08001", "08003", "08004", "08006", "08P01"]);
@@ -291,7 +291,7 @@ export class PostgresTokenStore extends BaseTokenStore implements TokenLeases {
       refresh: params.add(keys.refresh),
     };
     const id = params.add(plan.id);
-    const decimalId = params.add(plan.id !== null && DECIMAL_ID.test(plan.id) ? plan.id : null, "bigint");
+    const decimalId = params.add(plan.id !== null && COUNTER_ID.test(plan.id) ? plan.id : null, "bigint");
     // A key column follows its field: kept when the field is null (keep), else the new digest (null for "").
     const keyUpdate = (column: string, field: ValueField, digest: string) => `${column} = CASE WHEN ${p[field]} IS NULL THEN t.${column} ELSE ${digest} END`;
     const text = `WITH target AS (

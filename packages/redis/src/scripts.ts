@@ -137,9 +137,9 @@ end
 if not id then
   if req.id then
     id = req.id
-    -- Imported decimal ids (up to 16 digits, as core counts them) move the counter past them,
-    -- so generated ids never collide; longer ones could overflow INCR and are left alone.
-    if #id <= 16 and string.match(id, '^[1-9][0-9]*$') then
+    -- Imported decimal ids of up to 15 digits (core's COUNTER_ID) move the counter past them,
+    -- so generated ids never collide; other ids leave it alone.
+    if #id <= 15 and string.match(id, '^[1-9][0-9]*$') then
       local current = redis.call('GET', SEQ) or '0'
       if #id > #current or (#id == #current and id > current) then redis.call('SET', SEQ, id) end
     end

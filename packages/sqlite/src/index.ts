@@ -251,10 +251,10 @@ function prepare(db: Database.Database, table: string): Statements {
     update: db.prepare(`UPDATE ${t} SET ${VALUE_COLUMNS.map((c) => `${c} = ifnull(?, ${c})`).join(", ")} WHERE id = ? RETURNING ${SELECT_COLUMNS}`).raw(true),
     insert: db.prepare(`INSERT INTO ${t} (${SELECT_COLUMNS}) VALUES (${ZOHO_COLUMNS.map(() => "?").join(", ")}) RETURNING ${SELECT_COLUMNS}`).raw(true),
     nextId: db.prepare(`SELECT next_id FROM ${META_TABLE} WHERE table_name = ?`),
-    // Only decimal ids move the counter (as in core's TokenTable); imported ids like "nodejs_…" do not.
+    // Only ids matching core's COUNTER_ID move the counter (as in core's TokenTable); imported ids like "nodejs_…" do not.
     bumpNextId: db.prepare(
       `UPDATE ${META_TABLE} SET next_id = max(next_id, CAST(@id AS INTEGER) + 1) ` +
-        `WHERE table_name = @table AND @id GLOB '[1-9]*' AND @id NOT GLOB '*[^0-9]*' AND length(@id) <= 16`,
+        `WHERE table_name = @table AND @id GLOB '[1-9]*' AND @id NOT GLOB '*[^0-9]*' AND length(@id) <= 15`,
     ),
     delete: db.prepare(`DELETE FROM ${t} WHERE id = ?`),
     deleteAll: db.prepare(`DELETE FROM ${t}`),
