@@ -325,10 +325,20 @@ export function relativeTime(at: number, now = Date.now()): string {
   return diff >= 0 ? `in ${amount}` : `expired ${amount} ago`;
 }
 
+/** ISO time of an epoch-ms expiry, or null when no Date can hold it. */
+function isoTime(expiresAt: number): string | null {
+  const date = new Date(expiresAt);
+  return Number.isNaN(date.getTime()) ? null : date.toISOString();
+}
+
 function expiryText(expiresAt: number | null, now: number): string {
   if (expiresAt === null) return "-";
-  const iso = new Date(expiresAt).toISOString();
-  return `${iso} ${relativeTime(expiresAt, now)} (${expiresAt})`;
+  return `${isoTime(expiresAt) ?? "beyond any date"} ${relativeTime(expiresAt, now)} (${expiresAt})`;
+}
+
+/** Stored text shown in a terminal: control characters (escape sequences, newlines) made visible. */
+function printable(value: string): string {
+  return value.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
 const SECRET_FLAGS = [
@@ -345,7 +355,7 @@ async function listCommand(arg: string, json: boolean, io: Io): Promise<number> 
   if (json) {
     const out = tokens.map((t) => ({
       ...redactToken({ ...t }),
-      expiresAtIso: t.expiresAt === null ? null : new Date(t.expiresAt).toISOString(),
+      expiresAtIso: t.expiresAt === null ? null : isoTime(t.expiresAt),
       expiresIn: t.expiresAt === null ? null : relativeTime(t.expiresAt, now),
     }));
     io.stdout(`${JSON.stringify(out, null, 2)}\n`);
@@ -353,12 +363,12 @@ async function listCommand(arg: string, json: boolean, io: Io): Promise<number> 
   }
   const header = ["ID", "USER", "CLIENT ID", "HAS", "EXPIRES", "API DOMAIN"];
   const rows = tokens.map((t: Token) => [
-    t.id,
-    t.userName ?? "-",
-    t.clientId ?? "-",
+    printable(t.id),
+    t.userName === null ? "-" : printable(t.userName),
+    t.clientId === null ? "-" : printable(t.clientId),
     SECRET_FLAGS.map(([field, flag]) => (t[field] !== null ? flag : "-")).join(""),
     expiryText(t.expiresAt, now),
-    t.apiDomain ?? "-",
+    t.apiDomain === null ? "-" : printable(t.apiDomain),
   ]);
   const widths = header.map((_, i) => Math.max(...[header, ...rows].map((r) => r[i]!.length)));
   const fmt = (r: string[]) => r.map((v, i) => v.padEnd(widths[i]!)).join("  ").trimEnd();

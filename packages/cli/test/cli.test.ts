@@ -251,6 +251,19 @@ describe("tokenstore (in process)", () => {
     expect((await cli(["import", messy, "memory:", "--allow-skipped"])).code).toBe(0);
   });
 
+  it("list shows control characters in stored text escaped, never raw to the terminal", async () => {
+    const { createFileStore } = await import("@tokenstore/file");
+    const path = join(dir, "t.json");
+    const store = createFileStore({ path });
+    await store.saveToken({ userName: "evil\u001b[2J\nname", accessToken: "a", expiresAt: 8_640_000_000_000_000 });
+    await store.close();
+    const result = await cli(["list", `file:${path}`]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("evil\\x1b[2J\\x0aname");
+    expect(result.stdout).not.toContain("\u001b");
+    expect(result.stdout).toContain("+275760-09-13T00:00:00.000Z");
+  });
+
   it("shows progress on stderr with --progress (always for large inputs)", async () => {
     const result = await cli(["import", TOKENS_FILE, "memory:", "--progress"]);
     expect(result.code).toBe(0);

@@ -101,7 +101,13 @@ function quote(identifier: string): string {
   return `"${identifier}"`;
 }
 
+const INDEXES = ["identity", "access", "grant", "refresh"] as const;
+/** Marks our own schema-check exception, so its message (names only, no values) can be shown. */
+const SCHEMA_CLASH = "tokenstore schema clash";
+
 interface Names {
+  /** `"schema".` or "". */
+  prefix: string;
   /** Qualified, quoted table. */
   table: string;
   /** Qualified, quoted id-counter table. */
@@ -119,7 +125,7 @@ function names(table = "tokenstore_tokens", schema?: string): Names {
     }
   }
   const prefix = schema ? `${quote(schema)}.` : "";
-  return { table: prefix + quote(table), ids: prefix + quote(`${table}_ids`), base: table, lockKey: `tokenstore:${schema ?? ""}.${table}` };
+  return { prefix, table: prefix + quote(table), ids: prefix + quote(`${table}_ids`), base: table, lockKey: `tokenstore:${schema ?? ""}.${table}` };
 }
 
 /**
@@ -130,6 +136,12 @@ function names(table = "tokenstore_tokens", schema?: string): Names {
 export function schemaSql(table = "tokenstore_tokens", schema?: string): string {
   const n = names(table, schema);
   const index = (name: string, columns: string) => `CREATE UNIQUE INDEX IF NOT EXISTS ${quote(`${n.base}_${name}`)} ON ${n.table} (${columns});`;
+  // Tables and indexes share one namespace: if another relation already has one of our index
+  // names, IF NOT EXISTS would silently skip a unique index. Refuse such a table name instead.
+  const ours = INDEXES.map((name) => `'${n.prefix}${quote(`${n.base}_${name}`)}'::regclass`).join(", ");
+  const checkIndexes =
+    `DO $$ BEGIN IF (SELECT count(*) FROM pg_index WHERE indrelid = '${n.table}'::regclass AND indisunique AND indexrelid IN (${ours})) <> ${INDEXES.length} ` +
+    `THEN RAISE EXCEPTION '${SCHEMA_CLASH}: ${n.base}_{${INDEXES.join(",")}} must be unique indexes of table ${n.base}; another relation has one of these names'; END IF; END $$;`;
   return [
     `CREATE TABLE IF NOT EXISTS ${n.table} (`,
     `  id text COLLATE "C" PRIMARY KEY,`,
@@ -147,6 +159,7 @@ export function schemaSql(table = "tokenstore_tokens", schema?: string): string 
     index("access", "access_key"),
     index("grant", "grant_key"),
     index("refresh", "refresh_key"),
+    checkIndexes,
     `CREATE TABLE IF NOT EXISTS ${n.ids} (one boolean PRIMARY KEY DEFAULT true CHECK (one), next_id bigint NOT NULL);`,
     `INSERT INTO ${n.ids} (one, next_id) VALUES (true, 1) ON CONFLICT DO NOTHING;`,
   ].join("\n");
@@ -404,6 +417,7 @@ WHERE id = $1 AND lease_holder = $2 AND lease_until > (extract(epoch FROM clock_
     if (error instanceof TokenStoreError) return error;
     const code = (error as { code?: unknown } | null)?.code;
     const message = error instanceof Error ? error.message : "";
+    if (message.startsWith(SCHEMA_CLASH)) return new TokenStoreError("INVALID_OPTIONS", `${operation} failed: ${message}`, { store: this.storeName });
     const unavailable =
       isUnreachableError(error) ||
       (typeof code === "string" && UNAVAILABLE_SQLSTATES.has(code)) ||

@@ -72,6 +72,17 @@ describe("postgres schema", () => {
     assert.throws(() => createPostgresStore({} as never), (e: unknown) => isTokenStoreError(e, "INVALID_OPTIONS"));
   });
 
+  it("refuses a table whose index names another relation already has, instead of losing a unique key", async () => {
+    const table = freshTable();
+    await admin.query(`CREATE TABLE "${table}_access" (x int)`);
+    try {
+      const error = await rejectsWith(open(table).saveToken({ userName: "alice", accessToken: "SAME" }), "INVALID_OPTIONS");
+      assert.match(error.message, /another relation has one of these names/);
+    } finally {
+      await admin.query(`DROP TABLE IF EXISTS "${table}_access"`);
+    }
+  });
+
   it("uses the given schema", async () => {
     const schema = `ts_schema_${randomBytes(6).toString("hex")}`;
     await admin.query(`CREATE SCHEMA "${schema}"`);

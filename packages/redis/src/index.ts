@@ -98,7 +98,8 @@ const SCRIPTS = {
  */
 export class RedisTokenStore extends BaseTokenStore implements TokenLeases {
   readonly storeName = "redis";
-  readonly client: Client;
+  // Private: printing the store must not print the client, whose options hold the password.
+  readonly #client: Client;
   /** The key base (hash tag included) this store's keys start with. */
   readonly keyBase: string;
   readonly #ownsClient: boolean;
@@ -113,13 +114,13 @@ export class RedisTokenStore extends BaseTokenStore implements TokenLeases {
     this.keyBase = keyBase(options.prefix ?? "tokenstore:");
     if (options.client !== undefined) {
       if (typeof (options.client as { evalsha?: unknown }).evalsha !== "function") throw invalidOptions("client must be an ioredis Redis or Cluster");
-      this.client = options.client;
+      this.#client = options.client;
       this.#ownsClient = false;
     } else {
-      this.client = createClient(options.url!, options.connectTimeoutMs ?? 2_000);
+      this.#client = createClient(options.url!, options.connectTimeoutMs ?? 2_000);
       this.#ownsClient = true;
     }
-    this.#serverBase = (this.client.options.keyPrefix ?? "") + this.keyBase;
+    this.#serverBase = (this.#client.options.keyPrefix ?? "") + this.keyBase;
     this.#fixedKeys = FIXED_KEYS.map((k) => this.keyBase + k);
   }
 
@@ -181,7 +182,7 @@ export class RedisTokenStore extends BaseTokenStore implements TokenLeases {
 
   protected async closeBackend(): Promise<void> {
     if (!this.#ownsClient) return;
-    const client = this.client as Redis;
+    const client = this.#client as Redis;
     if (client.status === "ready") await client.quit().catch(() => client.disconnect());
     else client.disconnect();
   }
@@ -229,10 +230,10 @@ export class RedisTokenStore extends BaseTokenStore implements TokenLeases {
   /** EVALSHA, loading the script with EVAL when the server does not know it yet (new or restarted server). */
   async #evalKeys<T>(s: Script, keys: string[], args: string[]): Promise<T> {
     try {
-      return (await this.client.evalsha(s.sha, keys.length, ...keys, ...args)) as T;
+      return (await this.#client.evalsha(s.sha, keys.length, ...keys, ...args)) as T;
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
-      return (await this.client.eval(s.source, keys.length, ...keys, ...args)) as T;
+      return (await this.#client.eval(s.source, keys.length, ...keys, ...args)) as T;
     }
   }
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { inspect } from "node:util";
 import { sampleToken } from "@tokenstore/conformance";
 import { afterAll, describe, it } from "vitest";
 import { createRedisStore, keyBase } from "../src/index.js";
@@ -62,5 +63,15 @@ describe("redis key prefixes", () => {
     }
     assert.equal(keyBase("tokenstore:"), "{tokenstore:}");
     assert.equal(keyBase("app:{tokens}:"), "app:{tokens}:");
+  });
+
+  it("printing a store never shows the connection password", async () => {
+    const store = createRedisStore({ url: "redis://:S3cretPW@127.0.0.1:1/0", prefix: randomPrefix() });
+    try {
+      assert.ok(!inspect(store, { depth: 8, showHidden: true }).includes("S3cretPW"));
+      assert.ok(!JSON.stringify(store).includes("S3cretPW"));
+    } finally {
+      await store.close();
+    }
   });
 });

@@ -62,11 +62,17 @@ export function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = "***";
+    // Drivers also take credentials as query parameters (pg: ?password=, mongodb: ?authMechanismProperties=…).
+    for (const key of [...parsed.searchParams.keys()]) {
+      if (SECRET_PARAM.test(key)) parsed.searchParams.set(key, "***");
+    }
     return parsed.toString();
   } catch {
-    return url.replace(/\/\/([^:/@]*):[^@/]*@/, "//$1:***@");
+    return url.replace(/\/\/([^:/@]*):[^@/]*@/, "//$1:***@").replace(/([?&][^=&]*(?:pass|secret|token|key|auth)[^=&]*=)[^&]*/gi, "$1***");
   }
 }
+
+const SECRET_PARAM = /pass|secret|token|key|auth|credential/i;
 
 function kindOf(url: string): StoreKind | undefined {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();

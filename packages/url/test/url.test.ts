@@ -82,6 +82,8 @@ describe("store URLs", () => {
   it("redacts passwords, also in URLs it cannot parse", () => {
     expect(redactUrl("postgres://u:secret@h/d")).toBe("postgres://u:***@h/d");
     expect(redactUrl("mysql://root@h/d")).toBe("mysql://root@h/d");
+    expect(redactUrl("postgres://u@h/d?password=TopSecret99&table=x")).toBe("postgres://u@h/d?password=***&table=x");
+    expect(redactUrl("mongodb://h/d?authMechanismProperties=AWS_SESSION_TOKEN:abc")).not.toContain("abc");
     expect(redactUrl("mysql://u:se cret@h:bad/d")).toBe("mysql://u:***@h:bad/d");
   });
 

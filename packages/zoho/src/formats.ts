@@ -424,7 +424,7 @@ const FORBIDDEN: readonly [RegExp, string][] = [
 /**
  * Formats tokens the way Zoho's Node.js SDK 8.0 FileStore writes them: the NODE8 header, one
  * line per token, LF, no quoting, no trailing newline, null as an empty field. Throws
- * ZohoExportError for a value Zoho cannot read back (`,` `"` CR LF) or an id that is not a
+ * ZohoExportError for a value Zoho cannot read back (`,` `"` CR LF, or "" which reads as null) or an id that is not a
  * decimal of at most 10 characters.
  */
 export function formatZohoTokenFile(tokens: Iterable<PartialToken>): string {
@@ -439,6 +439,8 @@ export function formatZohoTokenFile(tokens: Iterable<PartialToken>): string {
       const value = token[field];
       if (value === null || value === undefined) return "";
       if (field === "expiresAt") return String(value);
+      // Zoho reads an empty field as null: "" would come back as a different value.
+      if (value === "" && field !== "id") problems.push({ id: safeId(id) ?? "", field, reason: "is an empty string, which Zoho reads back as null" });
       for (const [pattern, reason] of FORBIDDEN) {
         if (pattern.test(value as string) && field !== "id") problems.push({ id: safeId(id) ?? "", field, reason });
       }

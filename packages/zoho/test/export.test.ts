@@ -59,6 +59,7 @@ describe("formatZohoTokenFile", () => {
       full("2", 2, { clientSecret: 'sec"QQQ' }),
       full("3", 3, { accessToken: "at\r\nX" }),
       full("4", 4),
+      full("5", 5, { clientSecret: "" }),
     ];
     const error = thrown(() => formatZohoTokenFile(bad));
     expect(error).toBeInstanceOf(ZohoExportError);
@@ -69,6 +70,7 @@ describe("formatZohoTokenFile", () => {
       { id: "2", field: "clientSecret", reason: "contains a double quote" },
       { id: "3", field: "accessToken", reason: "contains a carriage return" },
       { id: "3", field: "accessToken", reason: "contains a line feed" },
+      { id: "5", field: "clientSecret", reason: "is an empty string, which Zoho reads back as null" },
     ]);
     expect(message).toContain('token "1" field "redirectUrl" contains a comma');
     for (const secret of ["a=1", "QQQ", "at\r", "1000.at.3"]) expect(message).not.toContain(secret);
