@@ -74,7 +74,7 @@ describe("mongo translation (no server needed)", () => {
   });
 
   it("builds a new token's document with string _id, int64 expiry, nulls and digests", () => {
-    const plan = planSave({ userName: "u", accessToken: "a", expiresAt: Number.MAX_SAFE_INTEGER, clientId: "" });
+    const plan = planSave({ userName: "u", accessToken: "a", expiresAt: 8_640_000_000_000_000, clientId: "" });
     const doc = newDocument("42", plan.values);
     assert.deepEqual(doc, {
       _id: "42",
@@ -84,7 +84,7 @@ describe("mongo translation (no server needed)", () => {
       refreshToken: null,
       accessToken: "a",
       grantToken: null,
-      expiresAt: Long.fromNumber(Number.MAX_SAFE_INTEGER),
+      expiresAt: Long.fromNumber(8_640_000_000_000_000),
       redirectUrl: null,
       apiDomain: null,
       keys: { identity: identityDigest("u", null), user: keyDigest("u"), access: keyDigest("a"), grant: null, refresh: null },
