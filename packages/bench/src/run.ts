@@ -30,12 +30,20 @@ if (values.help) {
   process.exit(0);
 }
 
+const STORES = ["memory", "file", "sqlite", "mysql", "postgres", "redis", "mongo"];
+const stores = values.stores?.split(",").map((s) => s.trim());
+const unknown = stores?.filter((s) => !STORES.includes(s)) ?? [];
+if (unknown.length > 0) {
+  console.error(`unknown store(s): ${unknown.join(", ")}; stores are ${STORES.join(", ")}`);
+  process.exit(2);
+}
+
 const args = process.argv.slice(2).filter((a) => a !== "--");
 const report = await runBenchmarks({
   quick: values.quick,
   large: values.large,
   rss: !values["no-rss"],
-  ...(values.stores ? { stores: values.stores.split(",").map((s) => s.trim()) } : {}),
+  ...(stores ? { stores } : {}),
 });
 const command = ["pnpm bench", ...(values.large && !args.includes("--large") ? ["--large"] : []), ...args].join(" ");
 const out = values.out ?? (values.quick ? undefined : fileURLToPath(new URL("../../../docs/benchmarks.md", import.meta.url)));
