@@ -118,6 +118,15 @@ export interface UniqueKeys {
   refresh: string | null;
 }
 
+/** The token fields each of `UniqueKeys` is computed from (for adapters that merge keys in the backend). */
+export const UNIQUE_KEY_FIELDS = {
+  identity: ["userName", "clientId"],
+  user: ["userName"],
+  access: ["accessToken"],
+  grant: ["grantToken"],
+  refresh: ["refreshToken"],
+} as const satisfies Record<keyof UniqueKeys, readonly (keyof TokenValues)[]>;
+
 export function uniqueKeys(token: Pick<Token, "userName" | "clientId" | "accessToken" | "grantToken" | "refreshToken">): UniqueKeys {
   return {
     identity: key(token.userName) ? identityDigest(token.userName, token.clientId) : null,

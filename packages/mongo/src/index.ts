@@ -1,5 +1,6 @@
 import {
   BaseTokenStore,
+  UNIQUE_KEY_FIELDS,
   COUNTER_ID,
   checkLeaseArgs,
   conflictError,
@@ -78,15 +79,6 @@ interface CounterDocument {
 const KINDS: readonly Kind[] = ["identity", "user", "access", "grant", "refresh"];
 const UNIQUE_KINDS: readonly Kind[] = ["identity", "access", "grant", "refresh"];
 const STRING_FIELDS: readonly StringField[] = ["userName", "clientId", "clientSecret", "refreshToken", "accessToken", "grantToken", "redirectUrl", "apiDomain"];
-
-/** The token fields each core unique key is computed from (mirrors core `uniqueKeys`). */
-const KEY_INPUTS: Record<Kind, readonly StringField[]> = {
-  identity: ["userName", "clientId"],
-  user: ["userName"],
-  access: ["accessToken"],
-  grant: ["grantToken"],
-  refresh: ["refreshToken"],
-};
 
 const DUPLICATE_KEY = 11000;
 const INDEX_PREFIX = "tokenstore_";
@@ -189,7 +181,7 @@ export class MongoTokenStore extends BaseTokenStore implements TokenLeases {
     for (const kind of KINDS) {
       if (keys[kind] === undefined) continue;
       known[kind] = merged[kind];
-      if (Array.isArray(keys[kind])) for (const field of KEY_INPUTS[kind]) if (plan.values[field] === null) filter[field] = stored[field];
+      if (Array.isArray(keys[kind])) for (const field of UNIQUE_KEY_FIELDS[kind]) if (plan.values[field] === null) filter[field] = stored[field];
     }
     const updated = await this.#update(filter, updateDocument(plan.values, known));
     return updated ? rowFrom(updated) : null;
@@ -387,8 +379,8 @@ export function updateKeys(values: TokenValues): Partial<Record<Kind, string | n
   const computed = uniqueKeys(values);
   const keys: Partial<Record<Kind, string | null | StringField[]>> = {};
   for (const kind of KINDS) {
-    const given = KEY_INPUTS[kind].filter((f) => values[f] !== null);
-    if (given.length === KEY_INPUTS[kind].length) keys[kind] = computed[kind];
+    const given = UNIQUE_KEY_FIELDS[kind].filter((f) => values[f] !== null);
+    if (given.length === UNIQUE_KEY_FIELDS[kind].length) keys[kind] = computed[kind];
     else if (given.length > 0) keys[kind] = given;
   }
   return keys;

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import {
   BaseTokenStore,
+  UNIQUE_KEY_FIELDS,
   checkLeaseArgs,
   identityDigest,
   isUnreachableError,
@@ -55,15 +56,6 @@ type StringField = Exclude<keyof TokenValues, "expiresAt">;
 type Client = Redis | Cluster;
 
 const KINDS: readonly Kind[] = ["identity", "user", "access", "grant", "refresh"];
-
-/** The token fields each core unique key is computed from (mirrors core `uniqueKeys`). */
-const KEY_INPUTS: Record<Kind, readonly StringField[]> = {
-  identity: ["userName", "clientId"],
-  user: ["userName"],
-  access: ["accessToken"],
-  grant: ["grantToken"],
-  refresh: ["refreshToken"],
-};
 
 const FIELD_SET = new Set<string>(TOKEN_FIELDS);
 
@@ -148,7 +140,7 @@ export class RedisTokenStore extends BaseTokenStore implements TokenLeases {
       for (const kind of KINDS) {
         if (!Array.isArray(keys[kind])) continue;
         keys[kind] = merged[kind] ?? false;
-        for (const field of KEY_INPUTS[kind]) if (plan.values[field] === null) guard[1].push([field, stored[field] ?? false]);
+        for (const field of UNIQUE_KEY_FIELDS[kind]) if (plan.values[field] === null) guard[1].push([field, stored[field] ?? false]);
       }
       reply = await this.#eval<SaveReply>(SCRIPTS.save, JSON.stringify({ ...request, keys, guard }));
     }
@@ -306,8 +298,8 @@ export function updateKeys(values: TokenValues): Partial<Record<Kind, string | f
   const computed = uniqueKeys(values);
   const keys: Partial<Record<Kind, string | false | StringField[]>> = {};
   for (const kind of KINDS) {
-    const given = KEY_INPUTS[kind].filter((f) => values[f] !== null);
-    if (given.length === KEY_INPUTS[kind].length) keys[kind] = computed[kind] ?? false;
+    const given = UNIQUE_KEY_FIELDS[kind].filter((f) => values[f] !== null);
+    if (given.length === UNIQUE_KEY_FIELDS[kind].length) keys[kind] = computed[kind] ?? false;
     else if (given.length > 0) keys[kind] = given;
   }
   return keys;
