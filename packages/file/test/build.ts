@@ -1,20 +1,10 @@
-import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ensureBuilt } from "../../../scripts/ensure-built.js";
 
-const packageDir = join(dirname(fileURLToPath(import.meta.url)), "..");
-
-/**
- * Child processes run plain Node, which cannot load TypeScript sources: they import the built
- * package. Builds this package's dist (always, so it is never stale) and core's when missing
- * (root `pnpm test` builds every package first).
- */
+/** Child processes run plain Node: they import the built packages. */
 export function buildForChildProcesses(): void {
-  const tsc = join(packageDir, "node_modules", "typescript", "bin", "tsc");
-  const core = join(packageDir, "..", "core");
-  if (!existsSync(join(core, "dist", "index.js"))) execFileSync(process.execPath, [tsc, "-p", "tsconfig.build.json"], { cwd: core, stdio: "inherit" });
-  execFileSync(process.execPath, [tsc, "-p", "tsconfig.build.json"], { cwd: packageDir, stdio: "inherit" });
+  ensureBuilt("core", "file");
 }
 
-export const workerPath = join(packageDir, "test", "worker.mjs");
+export const workerPath = join(dirname(fileURLToPath(import.meta.url)), "worker.mjs");

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Token, TokenStore } from "@tokenstore/core";
 import { defaultServerUrls, isolatedLocation, parseStoreUrl, probeStore, redactUrl, type IsolatedLocation } from "@tokenstore/url";
 import { AuthServer, BASIC_CLIENT } from "./support/auth-server.js";
-import { ensureBuilt, PACKAGES_DIR } from "./support/build.js";
+import { ensureBuilt, PACKAGES_DIR } from "../../../scripts/ensure-built.js";
 
 // Several OS processes share one store and one expired token; the authorization server rotates
 // refresh tokens, so a second refresh would show up as invalid_grant (and revoke the grant).

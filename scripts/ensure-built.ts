@@ -4,7 +4,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export const PACKAGES_DIR = fileURLToPath(new URL("../../../", import.meta.url));
+export const PACKAGES_DIR = fileURLToPath(new URL("../packages/", import.meta.url));
 const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
 
 function newestSource(dir: string): number {
@@ -17,10 +17,15 @@ function newestSource(dir: string): number {
 }
 
 /**
- * Child processes import the built packages (`pnpm test` builds them first with turbo). When
- * this test runs alone, build a package whose dist is missing or older than its sources.
+ * Tests that start child processes (plain Node, no TypeScript) import the built packages;
+ * `pnpm test` builds them first with turbo. When such a test runs alone, this builds a package
+ * (a folder name under packages/) whose dist is missing or older than its sources.
  */
-export function ensureBuilt(name: string): void {
+export function ensureBuilt(...names: string[]): void {
+  for (const name of names) buildIfStale(name);
+}
+
+function buildIfStale(name: string): void {
   const dir = join(PACKAGES_DIR, name);
   const out = join(dir, "dist", "index.js");
   const config = join(dir, "tsconfig.build.json");
@@ -30,6 +35,6 @@ export function ensureBuilt(name: string): void {
   } catch (error) {
     // tsc still emits on type errors; only a missing output is fatal here.
     if (!existsSync(out)) throw new Error(`building ${name} failed: ${String((error as { stdout?: Buffer }).stdout ?? error)}`);
-    console.warn(`[manager tests] ${name} built with type errors`);
+    console.warn(`[tests] ${name} built with type errors`);
   }
 }
