@@ -1,22 +1,11 @@
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
 import { isTokenStoreError } from "@tokenstore/core";
 import { sampleToken } from "@tokenstore/conformance";
 import { MongoClient } from "mongodb";
 import { afterAll, describe, expect, it } from "vitest";
 import { createMongoStore, migrate } from "../src/index.js";
 import { MONGO_URL, mongoUnavailable, randomCollection, warnSkipped } from "./helpers.js";
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from "../../../scripts/test-support.js";
 
 describe("mongo without a server", () => {
   it("rejects promptly with BACKEND_UNAVAILABLE when nothing listens", async () => {

@@ -1,26 +1,15 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import mysql from "mysql2/promise";
+import { freePort, sleep } from "../../../scripts/test-support.js";
+export { freePort, sleep };
 
 const run = promisify(execFile);
 const SERVER = process.env.TOKENSTORE_MARIADBD ?? "/usr/sbin/mariadbd";
 const INSTALL = process.env.TOKENSTORE_MARIADB_INSTALL_DB ?? "/usr/bin/mariadb-install-db";
-
-/** A free TCP port on 127.0.0.1 (the OS picks it). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Why a private server cannot be started here, or null when it can. */
 export function privateServerUnavailable(): string | null {
@@ -95,6 +84,3 @@ export class PrivateMariadb {
   }
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

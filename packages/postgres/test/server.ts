@@ -1,24 +1,13 @@
 import { execFile, execFileSync } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { freePort } from "../../../scripts/test-support.js";
+export { freePort };
 
 const run = promisify(execFile);
 const BIN = process.env.TOKENSTORE_PG_BIN ?? "/usr/lib/postgresql/15/bin";
-
-/** A free TCP port on 127.0.0.1 (the OS picks it). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Why a private server cannot be started here, or null when it can. */
 export function privateServerUnavailable(): string | null {
