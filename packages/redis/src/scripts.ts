@@ -60,8 +60,14 @@ local function pick(conditions)
       local id = redis.call('HGET', INDEX[kind], value)
       candidates = id and { id } or {}
     end
-    for _, id in ipairs(candidates) do
-      if satisfies(id, condition) then return id end
+    -- The indexes are kept in step with the tokens by these scripts, so a one-pair condition
+    -- answered from an index needs no re-check; an id, or several pairs, do.
+    if kind ~= 'id' and #condition == 1 then
+      if candidates[1] then return candidates[1] end
+    else
+      for _, id in ipairs(candidates) do
+        if satisfies(id, condition) then return id end
+      end
     end
   end
   return false
