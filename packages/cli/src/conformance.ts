@@ -21,6 +21,8 @@ export interface ConformanceOptions {
   modules: string[];
   groups: string[];
   json: boolean;
+  /** Print each failure's stack and causes (a custom store's own bugs show up there). */
+  debug?: boolean;
 }
 
 interface Planned {
@@ -45,7 +47,7 @@ export async function runConformanceCommand(options: ConformanceOptions, io: Io)
   for (const p of planned) reports.push(await runOne(p, options, io));
   const failed = reports.some((r) => r.status === "error" || r.results.some((t) => t.status === "fail"));
   if (options.json) io.stdout(`${JSON.stringify(jsonReport(reports, failed), null, 2)}\n`);
-  else io.stdout(renderReport(reports, options.groups.length > 0 ? options.groups : known));
+  else io.stdout(renderReport(reports, options.groups.length > 0 ? options.groups : known, options.debug));
   return failed ? 1 : 0;
 }
 
@@ -151,7 +153,7 @@ function seconds(ms: number): string {
 }
 
 /** The matrix: one row per group, one column per backend; then skipped backends and failures. */
-export function renderReport(reports: readonly BackendReport[], groups: readonly string[]): string {
+export function renderReport(reports: readonly BackendReport[], groups: readonly string[], debug = false): string {
   const ran = reports.filter((r) => r.status === "ran");
   const lines: string[] = [];
   if (ran.length > 0) {
@@ -173,6 +175,11 @@ export function renderReport(reports: readonly BackendReport[], groups: readonly
     for (const f of failures) {
       lines.push(`  ${f.target} › ${f.group} › ${f.test}`);
       for (const line of (f.message ?? "").split("\n").slice(0, 12)) lines.push(`      ${line}`);
+      if (debug) {
+        for (let e: unknown = f.error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+          for (const line of (e.stack ?? e.message).split("\n")) lines.push(`      ${depth ? "caused by: " : ""}${line}`);
+        }
+      }
     }
   }
   const total = count(ran.flatMap((r) => r.results));

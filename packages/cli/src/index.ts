@@ -35,8 +35,9 @@ Zoho sources (import SOURCE, export target):
   zoho-mysql://user@host:port/db[?table=T]   Zoho's DBStore table (db default zohooauth, table default oauthtoken)
 
 Options:
-  --debug     print stack traces of errors
+  --debug     print stack traces of errors (and of each conformance failure, with causes)
   --help, -h  show help
+  --version   print the version
 
 Exit codes: 0 ok, 1 failure, 2 usage error. Passwords in URLs are never printed.
 `,
@@ -140,7 +141,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     switch (name) {
       case "conformance":
         return await runConformanceCommand(
-          { urls: positionals, modules: (values.module as string[]) ?? [], groups: (values.group as string[]) ?? [], json: values.json === true },
+          { urls: positionals, modules: (values.module as string[]) ?? [], groups: (values.group as string[]) ?? [], json: values.json === true, debug },
           io,
         );
       case "import":

@@ -12,7 +12,7 @@ import type { Io } from "../src/io.js";
 
 const CLI = fileURLToPath(new URL("..", import.meta.url));
 const REPO = fileURLToPath(new URL("../../..", import.meta.url));
-const FIXTURES = join(REPO, "../shared/fixtures/zoho");
+const FIXTURES = join(REPO, "fixtures/zoho");
 const TOKENS_FILE = join(FIXTURES, "sdk_tokens.txt");
 const BIN = join(CLI, "dist/bin.js");
 
@@ -170,6 +170,15 @@ describe("tokenstore (in process)", () => {
     const report = JSON.parse(result.stdout) as { ok: boolean; backends: { name: string; status: string; totals: { pass: number; fail: number } }[] };
     expect(report.ok).toBe(true);
     expect(report.backends).toMatchObject([{ name: "memory", status: "ran", totals: { pass: 1, fail: 0 } }]);
+  });
+
+  it("--debug shows where each conformance failure came from", async () => {
+    const plain = await cli(["conformance", "--module", "test/fixtures/broken-store.js", "--group", "contract"]);
+    const debug = await cli(["conformance", "--module", "test/fixtures/broken-store.js", "--group", "contract", "--debug"]);
+    expect(plain.code).toBe(1);
+    expect(plain.stdout).not.toMatch(/^\s+at /m);
+    expect(debug.stdout).toMatch(/AssertionError/);
+    expect(debug.stdout).toMatch(/^\s+at .*suite\./m);
   });
 
   it("--debug adds the stack trace", async () => {

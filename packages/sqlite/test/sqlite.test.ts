@@ -2,13 +2,14 @@ import { createHash } from "node:crypto";
 import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { inspect } from "node:util";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isTokenStoreError, TOKEN_FIELDS, type Token, type TokenStoreErrorCode } from "@tokenstore/core";
 import { createSqliteStore, migrate, SqliteTokenStore, ZOHO_COLUMNS, type SqliteStoreOptions } from "../src/index.js";
 
-const ZOHO_FIXTURE = "/work/shared/fixtures/zoho/zohooauth.db";
+const ZOHO_FIXTURE = fileURLToPath(new URL("../../../fixtures/zoho/zohooauth.db", import.meta.url));
 
 let dir: string;
 let path: string;

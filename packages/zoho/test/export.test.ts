@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { formatZohoTokenFile, parseZohoTokenFile, readZohoTokenFile, writeZohoTokenFile, ZOHO_FILE_HEADER, ZohoExportError } from "../src/formats.js";
 import { exportZohoFile, importZohoFile } from "../src/importers.js";
 
-const FIXTURE = fileURLToPath(new URL("../../../../shared/fixtures/zoho/sdk_tokens.txt", import.meta.url));
+const FIXTURE = fileURLToPath(new URL("../../../fixtures/zoho/sdk_tokens.txt", import.meta.url));
 
 const full = (id: string, n: number, overrides: PartialToken = {}): PartialToken => ({
   id,

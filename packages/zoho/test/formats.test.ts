@@ -4,7 +4,7 @@ import { isTokenStoreError } from "@tokenstore/core";
 import { describe, expect, it } from "vitest";
 import { parseExpiry, parseZohoTokenFile, readZohoTokenFile, ZOHO_FILE_HEADER, type ZohoSource } from "../src/formats.js";
 
-const FIXTURES = fileURLToPath(new URL("../../../../shared/fixtures/zoho/", import.meta.url));
+const FIXTURES = fileURLToPath(new URL("../../../fixtures/zoho/", import.meta.url));
 const TS8_HEADER = "id,user_mail,client_id,client_secret,refresh_token,access_token,grant_token,expiry_time,redirect_url,api_domain";
 const PY8_HEADER = "id,user_name,client_id,client_secret,refresh_token,access_token,grant_token,expiry_time,redirect_uri,api_domain";
 const NINE_HEADER = "id,user_mail,client_id,client_secret,refresh_token,access_token,grant_token,expiry_time,redirect_url";

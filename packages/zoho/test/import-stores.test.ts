@@ -11,7 +11,7 @@ import { storeKinds } from "./store-kinds.js";
 // The importers work on any TokenStore: the fixture goes into every real backend on this machine
 // and comes back out unchanged.
 
-const FIXTURE = fileURLToPath(new URL("../../../../shared/fixtures/zoho/sdk_tokens.txt", import.meta.url));
+const FIXTURE = fileURLToPath(new URL("../../../fixtures/zoho/sdk_tokens.txt", import.meta.url));
 
 /** Every store that keeps tokens outside the instance, each on a fresh location per test. */
 const KINDS = (await storeKinds()).filter((kind) => kind.name !== "memory");

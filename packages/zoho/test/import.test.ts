@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { readZohoTokenFile } from "../src/formats.js";
 import { copyTokens, importZohoFile, importZohoMysqlTable, importZohoSqliteTable, readZohoMysqlTable, readZohoSqliteTable } from "../src/importers.js";
 
-const FIXTURES = fileURLToPath(new URL("../../../../shared/fixtures/zoho/", import.meta.url));
+const FIXTURES = fileURLToPath(new URL("../../../fixtures/zoho/", import.meta.url));
 const MYSQL_URL = process.env.TOKENSTORE_MYSQL_URL ?? "mysql://root@127.0.0.1:3306/test";
 
 const plain = (t: Token) => Object.fromEntries(TOKEN_FIELDS.map((f) => [f, t[f]]));

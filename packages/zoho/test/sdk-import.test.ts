@@ -15,7 +15,7 @@ import { storeKinds, type StoreLocation } from "./store-kinds.js";
 // so the SDK must refresh each user's token once with the imported refresh token.
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
-const fixtures = resolve(repoRoot, "../shared/fixtures/zoho");
+const fixtures = resolve(repoRoot, "fixtures/zoho");
 
 /** `users`: tokens with a user, client credentials and a refresh token (see the fixtures' README). */
 const fixtureImports: { name: string; users: number; load(store: TokenStore, dir: string): Promise<unknown> }[] = [
