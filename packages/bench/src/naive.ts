@@ -228,7 +228,9 @@ export function sqliteNaiveDriver(path: string): NaiveDriver {
       return {
         rows: async (sql) => db.prepare(sql).all() as Record<string, unknown>[],
         run: async (sql, params) => db.prepare(sql).run(...(params ?? [])).changes,
-        end: async () => db.close(),
+        end: async () => {
+          db.close();
+        },
       };
     },
     async bulkInsert(table, rows) {
