@@ -8,22 +8,12 @@ import { MemoryTokenStore } from "@tokenstore/memory";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { formatZohoTokenFile, parseZohoTokenFile, readZohoTokenFile, writeZohoTokenFile, ZOHO_FILE_HEADER, ZohoExportError } from "../src/formats.js";
 import { exportZohoFile, importZohoFile } from "../src/importers.js";
+import { sampleToken } from "@tokenstore/conformance";
 
 const FIXTURE = fileURLToPath(new URL("../../../fixtures/zoho/sdk_tokens.txt", import.meta.url));
 
-const full = (id: string, n: number, overrides: PartialToken = {}): PartialToken => ({
-  id,
-  userName: `user${n}@example.com`,
-  clientId: "1000.CLIENT",
-  clientSecret: `secret-${n}`,
-  refreshToken: `1000.rt.${n}`,
-  accessToken: `1000.at.${n}`,
-  grantToken: `1000.gt.${n}`,
-  expiresAt: 1_767_225_600_000 + n,
-  redirectUrl: "https://app.example.com/oauth/callback",
-  apiDomain: "https://www.zohoapis.eu",
-  ...overrides,
-});
+/** A complete token with a Zoho id: the conformance suite's sample token. */
+const full = (id: string, n: number, overrides: PartialToken = {}): PartialToken => sampleToken(n, { id, apiDomain: "https://www.zohoapis.eu", ...overrides });
 
 let dir: string;
 beforeEach(() => {
